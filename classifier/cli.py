@@ -59,6 +59,10 @@ def add_segment(sub) -> None:
 # Sub-commands defined in other modules, imported only when used (keeps start-up fast and
 # keeps the runtime free of training code): name -> "module:function that adds the parser".
 EXTERNAL_COMMANDS: dict[str, str] = {
+    "classify": "classifier.cli_classify:add_classify",
+    "analyze": "classifier.cli_classify:add_analyze",
+    "evaluate": "training.cli:add_evaluate",
+    "train": "training.cli:add_train",
 }
 
 

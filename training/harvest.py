@@ -131,7 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("prep", "check"):
         sub.add_parser(name).add_argument("workdir", type=Path)
+    b = sub.add_parser("build")
+    b.add_argument("workdirs", type=Path, nargs="+")
+    b.add_argument("--out", type=Path, default=Path("data/corpus"))
     args = parser.parse_args(argv)
+    if args.command == "build":
+        from .corpus import build
+        report = build(args.workdirs, args.out, check_posting)
+        for line in report["skipped"]:
+            print("skipped", line)
+        print(f"{report['postings']} postings, {report['lines']} lines; "
+              f"{len(report['duplicates_dropped'])} duplicate postings dropped: {report['duplicates_dropped']}")
+        return 0
     if args.command == "prep":
         prep(args.workdir)
         return 0

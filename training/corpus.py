@@ -1,0 +1,201 @@
+"""The stored corpus: assembly from annotators' work folders, and the split by posting.
+
+``data/corpus/postings.jsonl``: one object per posting (id, rewritten title, verdict,
+mixed roles, role family, company, provenance, split). ``data/corpus/lines.jsonl``: one object
+per line (posting id, index, original line number, kind, rewritten section and text, label,
+``src5``: hashes of the original line's word 5-grams, see :mod:`training.overlap`).
+
+The split is a pure function of the stored fields, so a test can recompute it: postings that
+share a company, a long original line (boilerplate, reposts) or most of their 5-grams are
+grouped, and each group goes to one side (80 / 10 / 10 by a hash of the group).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from classifier.labels import LABEL_NAMES
+
+from .overlap import source_hashes
+
+SPLITS = (("train", 0.8), ("validation", 0.1), ("test", 0.1))
+LONG_LINE_HASHES = 6          # a line of 10+ words: shared ones mark boilerplate or reposts
+NEAR_DUPLICATE_JACCARD = 0.5  # postings sharing half their 5-grams are the same job
+DUPLICATE_JACCARD = 0.8       # ... and above this the later copy is dropped
+
+
+def company_key(company: str) -> str:
+    return " ".join(str(company).lower().replace(",", " ").replace(".", " ").split())
+
+
+class _UnionFind:
+    def __init__(self, items):
+        self.parent = {i: i for i in items}
+
+    def find(self, i):
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def posting_grams(lines: list[dict]) -> dict[str, set[str]]:
+    grams: dict[str, set[str]] = defaultdict(set)
+    for line in lines:
+        grams[line["posting_id"]].update(line["src5"].split())
+    return grams
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def posting_groups(postings: list[dict], lines: list[dict]) -> dict[str, str]:
+    """posting id -> group id (the smallest posting id of its group)."""
+    ids = sorted(p["posting_id"] for p in postings)
+    uf = _UnionFind(ids)
+    by_company: dict[str, str] = {}
+    for p in sorted(postings, key=lambda p: p["posting_id"]):
+        key = company_key(p.get("company", ""))
+        if key:
+            uf.union(p["posting_id"], by_company.setdefault(key, p["posting_id"]))
+    by_line: dict[str, str] = {}
+    for line in sorted(lines, key=lambda l: (l["posting_id"], l["index"])):
+        if len(line["src5"].split()) >= LONG_LINE_HASHES:
+            uf.union(line["posting_id"], by_line.setdefault(line["src5"], line["posting_id"]))
+    grams = posting_grams(lines)
+    for a, b in near_duplicate_pairs(ids, grams, NEAR_DUPLICATE_JACCARD):
+        uf.union(a, b)
+    return {i: uf.find(i) for i in ids}
+
+
+def near_duplicate_pairs(ids: list[str], grams: dict[str, set[str]], threshold: float):
+    """Pairs of postings whose 5-gram sets overlap at least ``threshold`` (inverted index)."""
+    index: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        for g in grams.get(i, ()):
+            index[g].append(i)
+    shared: dict[tuple[str, str], int] = defaultdict(int)
+    for members in index.values():
+        if len(members) > 50:  # a stock phrase, not a signal
+            continue
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                shared[(members[x], members[y])] += 1
+    for (a, b), n in shared.items():
+        union = len(grams[a]) + len(grams[b]) - n
+        if union and n / union >= threshold:
+            yield a, b
+
+
+def split_of(group: str) -> str:
+    bucket = int(hashlib.sha256(("jd-roles-split-v1" + group).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    edge = 0.0
+    for name, share in SPLITS:
+        edge += share
+        if bucket <= edge:
+            return name
+    return SPLITS[-1][0]
+
+
+def assign_splits(postings: list[dict], lines: list[dict]) -> dict[str, str]:
+    groups = posting_groups(postings, lines)
+    return {pid: split_of(group) for pid, group in groups.items()}
+
+
+# --- assembly from work folders ------------------------------------------------------------
+
+def _clean_header(text: str) -> str:
+    return text.strip().strip(" :*_#").strip()
+
+
+def posting_from_workdir(workdir: Path, stem: str) -> tuple[dict, list[dict]]:
+    seg = json.loads((workdir / "seg" / f"{stem}.json").read_text())
+    lab = json.loads((workdir / "lab" / f"{stem}.json").read_text())
+    meta = json.loads(next((workdir / "raw").glob(f"{stem}.meta.json")).read_text())
+    posting_id = f"{workdir.name}-{stem}"
+    posting = {
+        "posting_id": posting_id,
+        "title": lab["title"].strip(),
+        "verdict": lab["verdict"],
+        "mixed_roles": lab.get("mixed_roles", []),
+        "role_family": meta.get("role_family", "other"),
+        "seniority": meta.get("seniority", ""),
+        "industry": meta.get("industry", ""),
+        "company": meta.get("company", ""),
+        "source": meta.get("source", ""),
+        "written": False,
+    }
+    lines, section = [], None
+    for s, l in zip(seg["lines"], lab["lines"]):
+        text = " ".join(str(l["text"]).split())
+        if s["kind"] == "header":
+            section = _clean_header(text) or section
+        lines.append({
+            "posting_id": posting_id, "index": s["i"], "line_no": s["line_no"], "kind": s["kind"],
+            "section": section,
+            "text": text, "label": l["label"], "src5": source_hashes(s["text"]),
+        })
+    return posting, lines
+
+
+def build(workdirs: list[Path], out: Path, check) -> dict:
+    """Assemble every labelled posting that passes ``check(seg, lab)`` into ``out``."""
+    postings, lines, skipped = [], [], []
+    for workdir in workdirs:
+        for lab_path in sorted((workdir / "lab").glob("*.json")):
+            stem = lab_path.stem
+            try:
+                seg = json.loads((workdir / "seg" / f"{stem}.json").read_text())
+                lab = json.loads(lab_path.read_text())
+            except (OSError, json.JSONDecodeError) as err:
+                skipped.append(f"{workdir.name}/{stem}: unreadable ({err})")
+                continue
+            problems = check(seg, lab)
+            if problems:
+                skipped.append(f"{workdir.name}/{stem}: {problems[0]}")
+                continue
+            posting, posting_lines = posting_from_workdir(workdir, stem)
+            postings.append(posting)
+            lines.extend(posting_lines)
+    postings, lines, dropped = drop_duplicates(postings, lines)
+    splits = assign_splits(postings, lines)
+    for p in postings:
+        p["split"] = splits[p["posting_id"]]
+        p["n_lines"] = sum(1 for l in lines if l["posting_id"] == p["posting_id"])
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "postings.jsonl", postings)
+    write_jsonl(out / "lines.jsonl", lines)
+    return {"postings": len(postings), "lines": len(lines), "skipped": skipped, "duplicates_dropped": dropped}
+
+
+def drop_duplicates(postings: list[dict], lines: list[dict]):
+    grams = posting_grams(lines)
+    ids = sorted(p["posting_id"] for p in postings)
+    drop = {max(a, b) for a, b in near_duplicate_pairs(ids, grams, DUPLICATE_JACCARD)}
+    return ([p for p in postings if p["posting_id"] not in drop],
+            [l for l in lines if l["posting_id"] not in drop], sorted(drop))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def check_labels(lines: list[dict]) -> list[str]:
+    return [f"{l['posting_id']}#{l['index']}: {l['label']!r}" for l in lines if l["label"] not in LABEL_NAMES]
