@@ -100,16 +100,9 @@ def highlighted(result: dict) -> list[tuple[str, str | None]]:
         if line["kind"] == "header":
             out.append(("\n" + line["text"] + "\n", None))
         else:
-            label = line["label"] + (" (low confidence)" if line["low_confidence"] else "")
-            out.append((line["text"], label))
+            out.append((line["text"] + (" (?)" if line["low_confidence"] else ""), line["label"]))
             out.append(("\n", None))
     return out
-
-
-def colour_map() -> dict[str, str]:
-    mapping = dict(COLOURS)
-    mapping.update({f"{name} (low confidence)": colour for name, colour in COLOURS.items()})
-    return mapping
 
 
 def evidence_markdown(result: dict) -> str:
@@ -271,7 +264,8 @@ def build_demo(app: App) -> gr.Blocks:
                     mix = gr.HTML(elem_id="role-mix")
                     title_check = gr.Markdown(elem_id="title-check")
             gr.HTML(legend_html())
-            lines = gr.HighlightedText(label="The posting, line by line", color_map=colour_map(), show_legend=True,
+            gr.Markdown("Lines marked **(?)** are low-confidence: the model is unsure, so check them yourself.")
+            lines = gr.HighlightedText(label="The posting, line by line", color_map=dict(COLOURS), show_legend=True,
                                        combine_adjacent=False, elem_id="highlighted")
             with gr.Row():
                 evidence = gr.Markdown(label="Evidence", elem_id="evidence")

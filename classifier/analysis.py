@@ -36,9 +36,9 @@ class VerdictRules:
       launch bullet in a PM posting does not make it mixed, three or four do.
     - ``low_confidence``: lines below it are flagged so nobody over-trusts them.
     """
-    min_role_mass: float = 2.5
-    secondary_share: float = 0.2
-    secondary_mass: float = 2.0
+    min_role_mass: float = 5.0
+    secondary_share: float = 0.3
+    secondary_mass: float = 4.0
     low_confidence: float = 0.6
     evidence_per_role: int = 5
 

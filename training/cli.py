@@ -48,7 +48,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not empty; training never overwrites a model: pick a new --out")
-    config = TrainConfig(epochs=args.epochs, seed=args.seed, max_steps=args.max_steps)
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, max_steps=args.max_steps, learning_rate=args.learning_rate,
+                         max_other_ratio=args.max_other_ratio, max_length=args.max_length)
     train_default(out, config, log=lambda m: print(m, file=sys.stderr))
     print(f"model saved to {out} (eval.md beside it)")
     return 0
@@ -57,7 +58,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="fine-tune the line classifier on the corpus")
     p.add_argument("--out", required=True, help="new model folder, e.g. models/my-model")
-    p.add_argument("--epochs", type=float, default=4.0)
+    from .train import TrainConfig
+
+    defaults = TrainConfig()
+    p.add_argument("--epochs", type=float, default=defaults.epochs)
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    p.add_argument("--max-other-ratio", type=float, default=defaults.max_other_ratio,
+                   help="keep at most this many 'other' lines per role line (0 keeps all)")
+    p.add_argument("--max-length", type=int, default=defaults.max_length, help="tokens per line + section")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-steps", type=int, default=-1, help="cap on optimisation steps (for quick checks)")
     p.set_defaults(func=cmd_train)

@@ -6,13 +6,14 @@ per line (posting id, index, original line number, kind, rewritten section and t
 ``src5``: hashes of the original line's word 5-grams, see :mod:`training.overlap`).
 
 The split is a pure function of the stored fields, so a test can recompute it: postings that
-share a company, a long original line (boilerplate, reposts) or most of their 5-grams are
-grouped, and each group goes to one side (80 / 10 / 10 by a hash of the group).
+share a company, a long original line (boilerplate, reposts), a long stored line, or most of
+their 5-grams are grouped, and each group goes to one side (80 / 10 / 10 by a hash of the group).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from .overlap import source_hashes
 
 SPLITS = (("train", 0.8), ("validation", 0.1), ("test", 0.1))
 LONG_LINE_HASHES = 6          # a line of 10+ words: shared ones mark boilerplate or reposts
+LONG_TEXT_WORDS = 12          # identical stored lines this long are kept on one side too
 NEAR_DUPLICATE_JACCARD = 0.5  # postings sharing half their 5-grams are the same job
 DUPLICATE_JACCARD = 0.8       # ... and above this the later copy is dropped
 
@@ -70,10 +72,19 @@ def posting_groups(postings: list[dict], lines: list[dict]) -> dict[str, str]:
     for line in sorted(lines, key=lambda l: (l["posting_id"], l["index"])):
         if len(line["src5"].split()) >= LONG_LINE_HASHES:
             uf.union(line["posting_id"], by_line.setdefault(line["src5"], line["posting_id"]))
+    by_text: dict[str, str] = {}
+    for line in sorted(lines, key=lambda l: (l["posting_id"], l["index"])):
+        words = normalized_words(line["text"])
+        if len(words) >= LONG_TEXT_WORDS:
+            uf.union(line["posting_id"], by_text.setdefault(" ".join(words), line["posting_id"]))
     grams = posting_grams(lines)
     for a, b in near_duplicate_pairs(ids, grams, NEAR_DUPLICATE_JACCARD):
         uf.union(a, b)
     return {i: uf.find(i) for i in ids}
+
+
+def normalized_words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def near_duplicate_pairs(ids: list[str], grams: dict[str, set[str]], threshold: float):
@@ -146,9 +157,35 @@ def posting_from_workdir(workdir: Path, stem: str) -> tuple[dict, list[dict]]:
     return posting, lines
 
 
-def build(workdirs: list[Path], out: Path, check) -> dict:
+def second_pass(agreement_dir: Path | None) -> tuple[dict, dict]:
+    """Second-pass labels ({posting id: {"labels", "verdict"}}) and third-reading
+    resolutions ({(posting id, index): label}) from an agreement work folder."""
+    if agreement_dir is None or not Path(agreement_dir).is_dir():
+        return {}, {}
+    passes = {p.stem: json.loads(p.read_text()) for p in sorted(Path(agreement_dir).glob("k*/lab/*.json"))}
+    resolved_path = Path(agreement_dir) / "resolved.json"
+    resolved = {}
+    if resolved_path.is_file():
+        resolved = {(r["posting"], int(r["i"])): r["label"] for r in json.loads(resolved_path.read_text())}
+    return passes, resolved
+
+
+def apply_second_pass(posting: dict, lines: list[dict], passes: dict, resolved: dict) -> None:
+    """Keep both readings on double-labelled lines; where they differ, the third reading decides."""
+    second = passes.get(posting["posting_id"])
+    if second is None:
+        return
+    posting["verdict_second"] = second["verdict"]
+    for line, label in zip(lines, second["labels"]):
+        line["label_first"], line["label_second"] = line["label"], label
+        if label != line["label"]:
+            line["label"] = resolved.get((posting["posting_id"], line["index"]), line["label"])
+
+
+def build(workdirs: list[Path], out: Path, check, agreement_dir: Path | None = None) -> dict:
     """Assemble every labelled posting that passes ``check(seg, lab)`` into ``out``."""
     postings, lines, skipped = [], [], []
+    passes, resolved = second_pass(agreement_dir)
     for workdir in workdirs:
         for lab_path in sorted((workdir / "lab").glob("*.json")):
             stem = lab_path.stem
@@ -163,6 +200,7 @@ def build(workdirs: list[Path], out: Path, check) -> dict:
                 skipped.append(f"{workdir.name}/{stem}: {problems[0]}")
                 continue
             posting, posting_lines = posting_from_workdir(workdir, stem)
+            apply_second_pass(posting, posting_lines, passes, resolved)
             postings.append(posting)
             lines.extend(posting_lines)
     postings, lines, dropped = drop_duplicates(postings, lines)

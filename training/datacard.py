@@ -24,10 +24,11 @@ BLOCK = re.compile(r"<!-- facts -->\n(.*?)<!-- /facts -->", re.S)
 
 def source_kind(source: str) -> str:
     """The repository a posting came from (owner/name), or the site of a URL."""
-    repo = source.split(":", 1)[0].strip()
-    if repo.startswith(("http://", "https://")):
-        return repo.split("/")[2]
-    return repo or "unknown"
+    repo = re.search(r"(?<![\w/.:-])([A-Za-z0-9][\w.-]*/[\w.-]+):[^/\s]", source)
+    if repo:
+        return repo.group(1)
+    site = re.search(r"https?://([^/\s]+)", source)
+    return site.group(1) if site else "unknown"
 
 
 def facts(corpus_dir: Path = CORPUS_DIR) -> dict:
@@ -36,7 +37,10 @@ def facts(corpus_dir: Path = CORPUS_DIR) -> dict:
     labels = Counter(l["label"] for l in lines)
     role_lines = sum(v for k, v in labels.items() if k != "other")
     companies = Counter(company_key(p["company"]) for p in postings)
+    double = [l for l in lines if "label_second" in l]
+    second = [p for p in postings if "verdict_second" in p]
     return {
+        "agreement": agreement(double, second),
         "postings": len(postings),
         "lines": len(lines),
         "written_postings": sum(1 for p in postings if p.get("written")),
@@ -52,13 +56,40 @@ def facts(corpus_dir: Path = CORPUS_DIR) -> dict:
     }
 
 
+def agreement(double: list[dict], second: list[dict]) -> dict:
+    """Cohen's kappa between the two independent readings (before the third reading)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if not double:
+        return {}
+    first_labels = [l["label_first"] for l in double]
+    second_labels = [l["label_second"] for l in double]
+    return {
+        "lines": len(double),
+        "postings": len({l["posting_id"] for l in double}),
+        "line_kappa": round(float(cohen_kappa_score(first_labels, second_labels)), 3),
+        "line_agreement": round(sum(a == b for a, b in zip(first_labels, second_labels)) / len(double), 3),
+        "verdict_kappa": round(float(cohen_kappa_score([p["verdict"] for p in second],
+                                                         [p["verdict_second"] for p in second])), 3),
+        "disagreements": sum(a != b for a, b in zip(first_labels, second_labels)),
+        "changed_by_third_reading": sum(1 for l in double if l["label"] != l["label_first"]),
+    }
+
+
 def facts_markdown(f: dict) -> str:
     out = [f"- Postings: **{f['postings']}** ({f['written_postings']} written), lines: **{f['lines']}**, "
            f"role lines (not `other`): **{f['role_lines']}**",
            f"- Companies: **{f['companies']}**; the most postings from one company: **{f['max_postings_one_company']}**",
            f"- Split (postings): " + ", ".join(f"{k} {v}" for k, v in f["splits"].items())
            + "; (lines): " + ", ".join(f"{k} {v}" for k, v in f["split_lines"].items()),
-           "", "| label | lines | share of all lines | share of role lines |", "|---|---|---|---|"]
+           ]
+    a = f["agreement"]
+    if a:
+        out.append(f"- Second independent reading: **{a['lines']}** lines of **{a['postings']}** postings; "
+                   f"Cohen's kappa **{a['line_kappa']}** (raw agreement {a['line_agreement']}), posting verdict kappa "
+                   f"**{a['verdict_kappa']}**; {a['disagreements']} disagreements settled by a third reading, "
+                   f"which changed {a['changed_by_third_reading']} first-pass labels")
+    out += ["", "| label | lines | share of all lines | share of role lines |", "|---|---|---|---|"]
     for label, n in f["labels"].items():
         role_share = f"{n / f['role_lines']:.1%}" if label != "other" and f["role_lines"] else "-"
         out.append(f"| {label} | {n} | {n / f['lines']:.1%} | {role_share} |")

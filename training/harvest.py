@@ -134,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build")
     b.add_argument("workdirs", type=Path, nargs="+")
     b.add_argument("--out", type=Path, default=Path("data/corpus"))
+    b.add_argument("--agreement", type=Path, help="folder with the second pass (k*/lab/) and resolved.json")
     args = parser.parse_args(argv)
     if args.command == "build":
         from .corpus import build
-        report = build(args.workdirs, args.out, check_posting)
+        report = build(args.workdirs, args.out, check_posting, args.agreement)
         for line in report["skipped"]:
             print("skipped", line)
         print(f"{report['postings']} postings, {report['lines']} lines; "

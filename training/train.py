@@ -27,12 +27,12 @@ class TrainConfig:
     epochs: float = 4.0
     learning_rate: float = 6e-5
     batch_size: int = 32
-    max_length: int = MAX_LENGTH
+    max_length: int = 64           # tokens for line + section; longer lines are judged by their start
     seed: int = 42
     patience: int = 2              # epochs without a better validation macro-F1 before stopping
     warmup_ratio: float = 0.06
     weight_decay: float = 0.01
-    class_weight_power: float = 0.5  # loss weight of a label = (1 / frequency) ** power, mean 1
+    class_weight_power: float = 1.0  # loss weight of a label = (1 / frequency) ** power, mean 1
     max_steps: int = -1            # > 0 caps training (tests)
     max_other_ratio: float = 1.5   # keep at most this many 'other' lines per role line (speed, balance)
     export_dtype: str = "float16"

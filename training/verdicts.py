@@ -25,9 +25,9 @@ from .corpus import read_jsonl
 from .data import CORPUS_DIR, SHARED_EVAL_DIR
 
 GRID = {
-    "min_role_mass": (1.5, 2.5, 3.5, 5.0),
+    "min_role_mass": (1.5, 2.5, 3.5, 5.0, 7.0),
     "secondary_share": (0.1, 0.15, 0.2, 0.25, 0.3, 0.35),
-    "secondary_mass": (1.0, 1.5, 2.0, 3.0, 4.0),
+    "secondary_mass": (1.0, 1.5, 2.0, 3.0, 4.0, 5.0),
 }
 
 
