@@ -137,6 +137,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--tune", action="store_true", help="search the grid and print the best rules")
+    parser.add_argument("--write", action="store_true", help="add the verdict metrics to the model's eval.md")
     args = parser.parse_args(argv)
     classifier = LineClassifier.from_pretrained(args.model or default_model_path())
     rules = DEFAULT_RULES
@@ -147,8 +148,23 @@ def main(argv=None) -> int:
             print({k: row[k] for k in GRID}, f"score={row['score']:.3f}",
                   "train", {k: round(v, 3) for k, v in row["train"].items()},
                   "val", {k: round(v, 3) for k, v in row["validation"].items()})
-    print(verdict_report(evaluate_verdicts(classifier, rules), rules))
+    results = evaluate_verdicts(classifier, rules)
+    report = verdict_report(results, rules)
+    print(report)
+    if args.write:
+        write_verdicts(Path(args.model or default_model_path()), results, report)
     return 0
+
+
+def write_verdicts(model_dir: Path, results: dict, report: str) -> None:
+    """Add the posting-verdict evaluation to the model's metrics.json and eval.md."""
+    metrics_path = model_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["verdicts"] = results
+    metrics_path.write_text(json.dumps(metrics, indent=1))
+    eval_md = model_dir / "eval.md"
+    text = eval_md.read_text().split("\n## Posting verdicts")[0].rstrip() + "\n"
+    eval_md.write_text(text + "\n## Posting verdicts\n\n" + report)
 
 
 if __name__ == "__main__":
