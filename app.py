@@ -211,6 +211,13 @@ class App:
                   f"(the model said {html.escape(predicted)}).</span>")
         return result, status, highlighted(result), line_table(result), self.corrections_table()
 
+    def export_corrections(self) -> str:
+        path = write_download("", ".jsonl")
+        count = self.store.export(path)
+        if not count:
+            raise gr.Error("No corrections yet: correct a line's label first.")
+        return path
+
     def corrections_table(self) -> list[list]:
         return [[r["id"], r["created_at"], r["label"], r["predicted"], r["text"]] for r in self.store.all()[-200:]]
 
@@ -284,6 +291,9 @@ def build_demo(app: App) -> gr.Blocks:
                 saved = gr.HTML(elem_id="correction-status")
                 corrections = gr.Dataframe(headers=["id", "time", "label", "model said", "line"], interactive=False,
                                            value=app.corrections_table(), elem_id="corrections-table")
+                with gr.Row():
+                    export = gr.Button("Export corrections for retraining (JSONL)", elem_id="export-corrections")
+                    export_file = gr.File(label="Corrections (text, section, label)", elem_id="corrections-file")
             raw = gr.JSON(visible=False)
         with gr.Tab("Batch"):
             batch_files = gr.File(label="Postings: several files, a zip, or a CSV / JSONL / Parquet with a text column",
@@ -301,6 +311,7 @@ def build_demo(app: App) -> gr.Blocks:
             lambda r: r, raw, result_state, api_name=False).success(app.render, result_state, outputs, api_name=False)
         save.click(app.correct, [result_state, line_pick, label_pick], [result_state, saved, lines, table, corrections],
                    api_name=False)
+        export.click(app.export_corrections, None, export_file, api_name=False)
         batch_run.click(app.batch, batch_files, [batch_table, batch_csv, batch_status], api_name="batch")
     return demo
 

@@ -52,3 +52,21 @@ def test_rendering(result):
     assert ("duty 0", "PM") in pairs and any(t.endswith("(?)") and label == "PMM" for t, label in pairs)
     assert len(line_table(result)) == 16 and line_table(result)[6][3] == "⚠ low"
     assert split_text(result).count("# ") >= 2
+
+
+def test_corrections_are_stored_and_exported_for_retraining(tmp_path):
+    import json
+
+    from classifier.corrections import CorrectionStore
+
+    store = CorrectionStore(tmp_path / "c.sqlite")
+    store.add("Own the launch plan", "PMM", predicted="PM", section="Duties", model="m1")
+    store.add("Own the launch plan", "PM", predicted="PM", section="Duties", model="m1")  # the latest wins
+    store.add("Run HubSpot sends", "marketing-ops", predicted="other", model="m1")
+    with pytest.raises(InputError, match="expected one of"):
+        store.add("x", "mops")
+    rows = store.all()
+    assert len(rows) == 3 and rows[0]["model"] == "m1" and rows[0]["created_at"].endswith("Z")
+    assert store.export(tmp_path / "out.jsonl") == 2
+    exported = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert {(r["text"], r["label"]) for r in exported} == {("Own the launch plan", "PM"), ("Run HubSpot sends", "marketing-ops")}
