@@ -30,7 +30,7 @@ from classifier.corrections import CorrectionStore
 from classifier.errors import InputError, ModelError
 from classifier.labels import COLOURS, LABEL_NAMES, LABELS, ROLE_LABELS
 from classifier.model import LineClassifier
-from classifier.readers import MAX_INPUT_BYTES, read_path, read_text
+from classifier.readers import MAX_INPUT_BYTES, read_path
 
 MAX_PASTE_CHARS = 100_000
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -191,10 +191,9 @@ class App:
         if not path:
             return gr.update()
         try:
-            lines = read_path(path).text
+            return read_path(path).text
         except InputError as err:
             raise gr.Error(f"Could not read that file: {err}") from err
-        return lines
 
     def correct(self, result: dict, index, label: str | None):
         if not result:

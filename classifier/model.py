@@ -162,7 +162,7 @@ class LineClassifier:
         lines = _as_list(lines)
         if not lines:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        lengths = [len(line_text_and_section(l)[0]) + len(line_text_and_section(l)[1] or "") for l in lines]
+        lengths = [len(text) + len(section or "") for text, section in map(line_text_and_section, lines)]
         order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(lines), len(self.labels)), dtype=np.float32)
         batches = range(0, len(lines), self.batch_size)

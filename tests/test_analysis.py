@@ -1,7 +1,7 @@
 """Posting analysis on predictions made by a stand-in scorer, so each rule is tested exactly."""
 import pytest
 
-from classifier.analysis import (DEFAULT_RULES, check_title, effective_roles, interpret, title_role,
+from classifier.analysis import (effective_roles, interpret, title_role,
                                  verdict_from_mix)
 from classifier.labels import LABEL_NAMES
 from classifier.model import Prediction

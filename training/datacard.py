@@ -80,7 +80,7 @@ def facts_markdown(f: dict) -> str:
     out = [f"- Postings: **{f['postings']}** ({f['written_postings']} written), lines: **{f['lines']}**, "
            f"role lines (not `other`): **{f['role_lines']}**",
            f"- Companies: **{f['companies']}**; the most postings from one company: **{f['max_postings_one_company']}**",
-           f"- Split (postings): " + ", ".join(f"{k} {v}" for k, v in f["splits"].items())
+           "- Split (postings): " + ", ".join(f"{k} {v}" for k, v in f["splits"].items())
            + "; (lines): " + ", ".join(f"{k} {v}" for k, v in f["split_lines"].items()),
            ]
     a = f["agreement"]

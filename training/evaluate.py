@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from classifier.labels import DESCRIPTIONS, LABEL_NAMES
+from classifier.model import softmax
 
 PRIMARY_METRIC = "macro_f1"
 
@@ -144,10 +145,7 @@ class ZeroShotBaseline:
         return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size))
 
     def predict_proba(self, texts, sections=None) -> np.ndarray:
-        sims = self.embed(list(texts)) @ self.prototypes.T
-        z = sims / 0.05
-        z -= z.max(axis=1, keepdims=True)
-        return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        return softmax(self.embed(list(texts)) @ self.prototypes.T / 0.05)
 
 
 # --- the report ----------------------------------------------------------------------------

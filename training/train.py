@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.labels import ID2LABEL, LABEL2ID, LABEL_NAMES
-from classifier.model import FORMAT_VERSION, MAX_LENGTH
+from classifier.model import FORMAT_VERSION, MAX_LENGTH, LineClassifier, softmax
 
 from .evaluate import classification_metrics, expected_calibration_error, fit_temperature
 
@@ -77,9 +77,7 @@ def tokenize(ds, tokenizer, max_length: int):
 
 def compute_metrics(eval_pred) -> dict[str, float]:
     logits, labels = eval_pred
-    z = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    m = classification_metrics(labels, probs)
+    m = classification_metrics(labels, softmax(logits))
     return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"]}
 
 
@@ -149,41 +147,23 @@ def fine_tune(train_ds, val_ds, config: TrainConfig, base: Path | None = None, l
                               "validation_history": history, "config": asdict(config), "base_model": str(base)}
 
 
-def raw_logits(model, tokenizer, ds, max_length: int, batch_size: int = 128) -> np.ndarray:
-    import torch
-
-    device = next(model.parameters()).device
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(ds), batch_size):
-            rows = ds[start:start + batch_size]
-            enc = tokenizer(rows["text"], [s or "" for s in rows["section"]], truncation=True,
-                            max_length=max_length, padding=True, return_tensors="pt").to(device)
-            out.append(model(**enc).logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(LABEL_NAMES)))
-
-
 def calibrate(model, tokenizer, val_ds, max_length: int) -> dict:
     """Fit a temperature on validation and fold it into the classifier head, so that any
     consumer of the saved model (our classifier, ``transformers.pipeline``) gets calibrated
     probabilities. Returns the temperature and the ECE before and after."""
     import torch
 
-    logits = raw_logits(model, tokenizer, val_ds, max_length)
+    device = str(next(model.parameters()).device)
+    rows = [{"text": t, "section": s} for t, s in zip(val_ds["text"], val_ds["section"])]
+    logits = LineClassifier(model, tokenizer, device=device, batch_size=128, max_length=max_length).logits(rows)
     y = np.asarray(val_ds["labels"])
     temperature = fit_temperature(logits, y)
-
-    def probs(t: float) -> np.ndarray:
-        z = logits / t
-        z = z - z.max(axis=1, keepdims=True)
-        return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-
     head = classifier_head(model)
     with torch.no_grad():
         head.weight.div_(temperature)
         head.bias.div_(temperature)
-    return {"temperature": temperature, "ece_validation_before": expected_calibration_error(probs(1.0), y),
-            "ece_validation_after": expected_calibration_error(probs(temperature), y)}
+    return {"temperature": temperature, "ece_validation_before": expected_calibration_error(softmax(logits), y),
+            "ece_validation_after": expected_calibration_error(softmax(logits / temperature), y)}
 
 
 def classifier_head(model):
