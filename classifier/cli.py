@@ -61,8 +61,13 @@ def add_segment(sub) -> None:
 EXTERNAL_COMMANDS: dict[str, str] = {
     "classify": "classifier.cli_classify:add_classify",
     "analyze": "classifier.cli_classify:add_analyze",
+    "batch": "classifier.cli_batch:add_batch",
     "evaluate": "training.cli:add_evaluate",
     "train": "training.cli:add_train",
+    "suggest": "training.suggest:add_suggest",
+    "label": "training.label:add_label",
+    "validate": "training.cli:add_validate",
+    "models": "classifier.cli_models:add_models",
 }
 
 

@@ -103,6 +103,8 @@ def check_model_dir(path: Path) -> dict:
 class LineClassifier:
     """Scores job-description lines against PM, PMM, shared, marketing-ops and other."""
 
+    backend = "torch"
+
     def __init__(self, model, tokenizer, name: str = "", device: str = "cpu", batch_size: int = 64,
                  max_length: int = MAX_LENGTH):
         if batch_size < 1:
@@ -172,9 +174,13 @@ class LineClassifier:
         with torch.inference_mode():
             for start in batches:
                 idx = order[start:start + self.batch_size]
-                enc = self.encode([lines[i] for i in idx]).to(self.device)
-                out[idx] = self.model(**enc).logits.float().cpu().numpy()
+                out[idx] = self.forward([lines[i] for i in idx])
         return out
+
+    def forward(self, batch: Sequence[Any]) -> np.ndarray:
+        """Logits of one batch of lines (no sorting, no batching)."""
+        enc = self.encode(batch).to(self.device)
+        return self.model(**enc).logits.float().cpu().numpy()
 
     def predict_proba(self, lines: Sequence[Any], progress: bool = False) -> np.ndarray:
         """Calibrated probabilities [N, K], columns in ``self.labels`` order."""

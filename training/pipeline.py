@@ -52,19 +52,23 @@ def evaluate_sets(classifier: LineClassifier, sets: dict, train_ds=None, baselin
     return results
 
 
-def train_default(out_dir: Path, config: TrainConfig, corpus_dir: Path | None = None, log=print) -> dict:
-    """Fine-tune on the corpus, calibrate on its validation split, export, evaluate."""
+def train_default(out_dir: Path, config: TrainConfig, corpus_dir: Path | None = None, log=print,
+                  name: str | None = None, base: Path | None = None) -> dict:
+    """Fine-tune on the corpus (from ``base``, the base encoder by default), calibrate on its
+    validation split, export, evaluate. ``name`` defaults to the folder's name."""
     started = time.perf_counter()
+    name = name or Path(out_dir).name
     corpus = load_corpus(corpus_dir) if corpus_dir else load_corpus()
     log(f"corpus: {len(corpus['train'])} train, {len(corpus['validation'])} validation, {len(corpus['test'])} test lines")
-    model, tokenizer, info = fine_tune(corpus["train"], corpus["validation"], config, log=log)
+    model, tokenizer, info = fine_tune(corpus["train"], corpus["validation"], config, base=base, log=log)
     info.update(calibrate(model, tokenizer, corpus["validation"], config.max_length))
     info["trained_on"] = f"data/corpus train split ({len(corpus['train'])} lines)"
-    export(model, tokenizer, out_dir, info, dtype=config.export_dtype)
+    info["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    export(model, tokenizer, out_dir, info, dtype=config.export_dtype, name=name)
     info["total_seconds"] = time.perf_counter() - started
     classifier = LineClassifier.from_pretrained(out_dir)
     results = evaluate_sets(classifier, evaluation_sets(corpus), corpus["train"], log=log)
-    info["model_name"] = Path(out_dir).name
+    info["model_name"] = name
     info["export"] = f"{config.export_dtype} safetensors"
     write_report(out_dir, results, info)
     write_model_card(out_dir)
