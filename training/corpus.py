@@ -182,9 +182,18 @@ def apply_second_pass(posting: dict, lines: list[dict], passes: dict, resolved: 
             line["label"] = resolved.get((posting["posting_id"], line["index"]), line["label"])
 
 
-def build(workdirs: list[Path], out: Path, check, agreement_dir: Path | None = None) -> dict:
-    """Assemble every labelled posting that passes ``check(seg, lab)`` into ``out``."""
+def build(workdirs: list[Path], out: Path, check, agreement_dir: Path | None = None, base: Path | None = None) -> dict:
+    """Assemble every labelled posting that passes ``check(seg, lab)`` into ``out``; with
+    ``base``, add them to an existing corpus (its postings keep their ids, and their splits,
+    since a group is named by its smallest posting id and new work folders sort after)."""
     postings, lines, skipped = [], [], []
+    if base is not None:
+        postings = [{k: v for k, v in p.items() if k not in ("split", "n_lines")} for p in read_jsonl(Path(base) / "postings.jsonl")]
+        lines = read_jsonl(Path(base) / "lines.jsonl")
+        known = {p["posting_id"] for p in postings}
+        clash = sorted({f"{w.name}-" for w in workdirs if any(k.startswith(f"{w.name}-") for k in known)})
+        if clash:
+            raise ValueError(f"work folder names already used in {base}: {clash}")
     passes, resolved = second_pass(agreement_dir)
     for workdir in workdirs:
         for lab_path in sorted((workdir / "lab").glob("*.json")):

@@ -8,6 +8,7 @@ rewrites); only the assembled rewrites, labels, provenance and 5-gram hashes are
     python -m training.harvest prep WORKDIR      # reserved check, then segment new postings
     python -m training.harvest check WORKDIR     # validate lab/ files against seg/
     python -m training.harvest build WORKDIR... --out data/corpus
+    python -m training.harvest build NEW_WORKDIR... --base data/corpus --out data/corpus
 """
 from __future__ import annotations
 
@@ -135,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("workdirs", type=Path, nargs="+")
     b.add_argument("--out", type=Path, default=Path("data/corpus"))
     b.add_argument("--agreement", type=Path, help="folder with the second pass (k*/lab/) and resolved.json")
+    b.add_argument("--base", type=Path, help="an existing corpus folder to add the work folders' postings to")
     args = parser.parse_args(argv)
     if args.command == "build":
         from .corpus import build
-        report = build(args.workdirs, args.out, check_posting, args.agreement)
+        report = build(args.workdirs, args.out, check_posting, args.agreement, args.base)
         for line in report["skipped"]:
             print("skipped", line)
         print(f"{report['postings']} postings, {report['lines']} lines; "
