@@ -28,9 +28,9 @@ import numpy as np
 from .analysis import PostingAnalysis, interpret
 from .archive import PostingError, PostingInput, count_postings, iter_postings
 from .errors import InputError
-from .labels import LABEL_NAMES, ROLE_LABELS
+from .labels import LABEL_NAMES
 from .model import Prediction, predictions_from_probs, softmax
-from .segment import Line, segment_document
+from .segment import segment_document
 
 FORMAT_VERSION = 1
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
@@ -462,6 +462,3 @@ def write_errors(path: Path, files: list[Path]) -> int:
     os.replace(tmp, path)
     return len(rows)
 
-
-ROLE_SHARE_COLUMNS = {"PM": "pm_share", "PMM": "pmm_share", "marketing-ops": "marketing_ops_share"}
-assert set(ROLE_SHARE_COLUMNS) == set(ROLE_LABELS)

@@ -18,10 +18,10 @@ import pytest
 
 from classifier.analysis import analyze_posting
 from classifier.archive import count_postings
-from classifier.batch import BatchJob, ChunkAnalyser, LineCache, run_batch
+from classifier.batch import BatchJob, LineCache, run_batch
 from classifier.errors import InputError
 from classifier.model import LineClassifier
-from tests.conftest import SAMPLE_JD, make_docx, make_pdf
+from tests.conftest import make_docx, make_pdf
 from tests.tiny_model import make_tiny_model
 
 BOILERPLATE = "We are hiring and we offer benefits and salary.\n"
