@@ -303,6 +303,9 @@ def build_demo(app: App) -> gr.Blocks:
                                                 "marketing-ops share", "title check"], interactive=False, wrap=True,
                                        elem_id="batch-table")
             batch_csv = gr.File(label="Download results (CSV)", elem_id="batch-download")
+        from app_retrain import RetrainPanel, retrain_tab
+
+        retrain_tab(RetrainPanel(app))
 
         upload.upload(app.load_file, upload, text, api_name=False)
         outputs = [banner, lines, mix, evidence, title_check, split, table, csv_file, json_file, line_pick]
