@@ -31,6 +31,9 @@ from classifier.errors import InputError, ModelError
 from classifier.labels import COLOURS, LABEL_NAMES, LABELS, ROLE_LABELS
 from classifier.model import LineClassifier
 from classifier.readers import MAX_INPUT_BYTES, read_path
+from classifier.spreadsheet import safe_cell
+
+from app_retrain import RetrainPanel, retrain_tab
 
 MAX_PASTE_CHARS = 100_000
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -40,16 +43,9 @@ EXAMPLES = [("Product Manager (focused PM)", "focused-pm.md"),
             ("Marketing Operations Manager", "marketing-ops.md")]
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
 BATCH_TYPES = UPLOAD_TYPES + [".zip", ".csv", ".jsonl", ".parquet"]
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- pure functions ------------------------------------------------------------------------
-
-def safe_cell(value) -> str:
-    """A spreadsheet cell that cannot run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
 
 def analysis_csv(result: dict) -> str:
     out = io.StringIO()
@@ -303,8 +299,6 @@ def build_demo(app: App) -> gr.Blocks:
                                                 "marketing-ops share", "title check"], interactive=False, wrap=True,
                                        elem_id="batch-table")
             batch_csv = gr.File(label="Download results (CSV)", elem_id="batch-download")
-        from app_retrain import RetrainPanel, retrain_tab
-
         retrain_tab(RetrainPanel(app))
 
         upload.upload(app.load_file, upload, text, api_name=False)

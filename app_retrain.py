@@ -102,7 +102,9 @@ class RetrainPanel:
             raise gr.Error(outcome["error"])
         comparison = (out / "eval.md").read_text(encoding="utf-8") if (out / "eval.md").is_file() else ""
         log.append(f"saved {out}; switch to it below when the comparison convinces you")
-        yield "\n".join(log[-200:]), comparison, self.models_table(), self.model_choices(value=name)
+        table = self.models_table()
+        names = self.usable_names(table)
+        yield "\n".join(log[-200:]), comparison, table, gr.update(choices=names, value=name if name in names else None)
 
     # --- models -----------------------------------------------------------------------------
     def models_table(self) -> list[list]:
@@ -112,9 +114,10 @@ class RetrainPanel:
             rows.append(["*" if m.is_default else "", m.name, f1, round(m.size_bytes / 1e6, 1), m.created, m.problem])
         return rows
 
-    def model_choices(self, value: str | None = None):
-        names = [m.name for m in registry.list_models(self.models_root) if not m.problem]
-        return gr.update(choices=names, value=value if value in names else None)
+    @staticmethod
+    def usable_names(table: list[list]) -> list[str]:
+        """The names in a :meth:`models_table` of models that load (no problem noted)."""
+        return [row[1] for row in table if not row[5]]
 
     def use(self, name: str):
         if not name:
@@ -165,11 +168,10 @@ def retrain_tab(panel: RetrainPanel) -> None:
         log = gr.Textbox(label="Progress", lines=8, max_lines=12, elem_id="retrain-log", autoscroll=True)
         comparison = gr.Markdown(elem_id="retrain-comparison")
         gr.Markdown("### Models")
-        table = gr.Dataframe(headers=MODEL_HEADERS, value=panel.models_table(), interactive=False,
-                             elem_id="models-table")
+        models = panel.models_table()
+        table = gr.Dataframe(headers=MODEL_HEADERS, value=models, interactive=False, elem_id="models-table")
         with gr.Row():
-            choice = gr.Dropdown(label="Model", choices=[m[1] for m in panel.models_table() if not m[5]],
-                                 elem_id="models-choice")
+            choice = gr.Dropdown(label="Model", choices=panel.usable_names(models), elem_id="models-choice")
             use = gr.Button("Use this model", elem_id="models-use")
             back = gr.Button("Switch back", elem_id="models-back")
         switched = gr.Markdown(elem_id="models-status")

@@ -31,6 +31,7 @@ from .errors import InputError
 from .labels import LABEL_NAMES
 from .model import Prediction, predictions_from_probs, softmax
 from .segment import segment_document
+from .spreadsheet import safe_cell
 
 FORMAT_VERSION = 1
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
@@ -383,9 +384,10 @@ def assemble(job: BatchJob) -> dict:
 
     summary = SummaryBuilder()
     parts = job.parts_dir
-    write_table_stream(job.out, _part_files(parts, "postings"), on_batch=summary.add)
+    schemas = _schemas()
+    write_table_stream(job.out, _part_files(parts, "postings"), schemas["postings"], on_batch=summary.add)
     if job.lines_out is not None:
-        write_table_stream(job.lines_out, _part_files(parts, "lines"))
+        write_table_stream(job.lines_out, _part_files(parts, "lines"), schemas["lines"])
     n_errors = write_errors(job.errors_path, _part_files(parts, "errors"))
     result = summary.result()
     result.update({"errors": n_errors, "output": str(job.out),
@@ -394,7 +396,7 @@ def assemble(job: BatchJob) -> dict:
     return result
 
 
-def write_table_stream(path: Path, files: list[Path], on_batch=None) -> int:
+def write_table_stream(path: Path, files: list[Path], schema, on_batch=None) -> int:
     """Concatenate Parquet part files into ``path`` (parquet, csv or jsonl), one part at a time."""
     import pyarrow.parquet as pq
 
@@ -402,47 +404,35 @@ def write_table_stream(path: Path, files: list[Path], on_batch=None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     rows = 0
-    writer = None
-    schema = pq.read_schema(files[0]) if files else None
-    with tmp.open("w" if fmt != "parquet" else "wb", **({"encoding": "utf-8", "newline": ""} if fmt != "parquet" else {})) as f:
-        csv_writer = None
-        for file in files:
-            table = pq.read_table(file)
-            rows += table.num_rows
-            if on_batch is not None:
-                on_batch(table)
-            if fmt == "parquet":
-                if writer is None:
-                    writer = pq.ParquetWriter(f, schema)
+    if fmt == "parquet":
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for table in _read_parts(files, on_batch):
                 writer.write_table(table)
-            elif fmt == "csv":
-                if csv_writer is None:
-                    csv_writer = csv.writer(f)
-                    csv_writer.writerow(table.column_names)
+                rows += table.num_rows
+    else:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f) if fmt == "csv" else None
+            if writer is not None:
+                writer.writerow(schema.names)
+            for table in _read_parts(files, on_batch):
+                rows += table.num_rows
                 for row in table.to_pylist():
-                    csv_writer.writerow([_csv_cell(v) for v in row.values()])
-            else:
-                for row in table.to_pylist():
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        if fmt == "parquet":
-            if writer is None and schema is None:
-                schema = _schemas()["postings"]
-            if writer is None:
-                writer = pq.ParquetWriter(f, schema)
-            writer.close()
-        elif fmt == "csv" and csv_writer is None and schema is not None:
-            csv.writer(f).writerow(schema.names)
+                    if writer is not None:
+                        writer.writerow([safe_cell(v) for v in row.values()])
+                    else:
+                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return rows
 
 
-def _csv_cell(value):
-    """CSV cells that a spreadsheet would run as formulas are prefixed with a quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def _read_parts(files: list[Path], on_batch=None):
+    import pyarrow.parquet as pq
+
+    for file in files:
+        table = pq.read_table(file)
+        if on_batch is not None:
+            on_batch(table)
+        yield table
 
 
 def write_errors(path: Path, files: list[Path]) -> int:
@@ -458,7 +448,7 @@ def write_errors(path: Path, files: list[Path]) -> int:
         w = csv.writer(f)
         w.writerow(["source", "reason"])
         for row in rows:
-            w.writerow([_csv_cell(row["source"]), _csv_cell(row["reason"])])
+            w.writerow([safe_cell(row["source"]), safe_cell(row["reason"])])
     os.replace(tmp, path)
     return len(rows)
 

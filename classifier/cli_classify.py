@@ -28,18 +28,13 @@ def read_items(source: str, as_lines: bool) -> list[dict]:
 def read_jsonl_items(path: Path) -> list[dict]:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    from .readers import iter_jsonl_objects
+
     items = []
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for n, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}:{n}: not valid JSON ({err.msg})") from err
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise InputError(f"{path}:{n}: expected an object with a 'text' string")
-            items.append({"text": row["text"], "section": row.get("section") or None})
+    for n, _, row in iter_jsonl_objects(path):
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise InputError(f"{path}:{n}: expected an object with a 'text' string")
+        items.append({"text": row["text"], "section": row.get("section") or None})
     return items
 
 

@@ -104,12 +104,13 @@ class LineClassifier:
     """Scores job-description lines against PM, PMM, shared, marketing-ops and other."""
 
     backend = "torch"
+    tensor_type = "pt"  # what the tokenizer returns for ``forward``
 
     def __init__(self, model, tokenizer, name: str = "", device: str = "cpu", batch_size: int = 64,
                  max_length: int = MAX_LENGTH):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.model = model.eval()
+        self.model = model.eval() if model is not None else None
         self.tokenizer = tokenizer
         self.name = name
         self.device = device
@@ -155,7 +156,7 @@ class LineClassifier:
         texts, sections = zip(*(line_text_and_section(l) for l in lines)) if lines else ((), ())
         pairs = [s or "" for s in sections]
         return self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length,
-                              padding=True, return_tensors="pt")
+                              padding=True, return_tensors=self.tensor_type)
 
     def logits(self, lines: Sequence[Any], progress: bool = False) -> np.ndarray:
         """Raw logits [N, K] for ``lines``, computed in length-sorted batches."""

@@ -22,7 +22,8 @@ import numpy as np
 
 from .errors import ModelError
 from .labels import LABEL2ID, LABEL_NAMES
-from .model import MAX_LENGTH, LineClassifier, check_model_dir, default_model_path, line_text_and_section
+from .model import MAX_LENGTH, LineClassifier, check_model_dir, default_model_path
+from .readers import read_jsonl_file
 
 MAX_MACRO_F1_DROP = 0.01
 ONNX_FILE = "model.int8.onnx"
@@ -88,21 +89,12 @@ class OnnxLineClassifier(LineClassifier):
     """A :class:`LineClassifier` whose forward pass runs an int8 ONNX model."""
 
     backend = "onnx-int8"
+    tensor_type = "np"
 
     def __init__(self, session, tokenizer, name: str = "", batch_size: int = 64, max_length: int = MAX_LENGTH,
                  validation: dict | None = None):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(None, tokenizer, name=name, device="cpu", batch_size=batch_size, max_length=max_length)
         self.session = session
-        self.model = None
-        self.tokenizer = tokenizer
-        self.name = name
-        self.device = "cpu"
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self.labels = LABEL_NAMES
-        self.id2label = dict(enumerate(LABEL_NAMES))
-        self.label2id = {label: i for i, label in self.id2label.items()}
         self.validation = validation or {}
         self._inputs = {i.name for i in session.get_inputs()}
 
@@ -136,11 +128,6 @@ class OnnxLineClassifier(LineClassifier):
         return cls(session, tokenizer, name=config.get("jdroles_model_name", model_dir.name), batch_size=batch_size,
                    max_length=config.get("jdroles_max_length", MAX_LENGTH), validation=validation)
 
-    def encode(self, lines: Sequence[Any]):
-        texts, sections = zip(*(line_text_and_section(l) for l in lines)) if lines else ((), ())
-        return self.tokenizer(list(texts), [s or "" for s in sections], truncation=True,
-                              max_length=self.max_length, padding=True, return_tensors="np")
-
     def forward(self, batch: Sequence[Any]) -> np.ndarray:
         enc = self.encode(batch)
         feeds = {name: enc[name].astype(np.int64) for name in INPUT_NAMES if name in self._inputs}
@@ -154,18 +141,13 @@ def reference_lines(repo: Path = REPO) -> list[dict]:
     out: list[dict] = []
     corpus = repo / "data" / "corpus"
     if (corpus / "postings.jsonl").is_file() and (corpus / "lines.jsonl").is_file():
-        test = {p["posting_id"] for p in _jsonl(corpus / "postings.jsonl") if p.get("split") == "test"}
+        test = {p["posting_id"] for p in read_jsonl_file(corpus / "postings.jsonl") if p.get("split") == "test"}
         out += [{"text": l["text"], "section": l.get("section"), "label": l["label"]}
-                for l in _jsonl(corpus / "lines.jsonl") if l["posting_id"] in test and l.get("kind") != "header"]
+                for l in read_jsonl_file(corpus / "lines.jsonl") if l["posting_id"] in test and l.get("kind") != "header"]
     shared = repo.parent / "shared" / "eval" / "real-lines.jsonl"
     if shared.is_file():
-        out += [{"text": l["text"], "section": l.get("section"), "label": l["label"]} for l in _jsonl(shared)]
+        out += [{"text": l["text"], "section": l.get("section"), "label": l["label"]} for l in read_jsonl_file(shared)]
     return [l for l in out if l["label"] in LABEL2ID]
-
-
-def _jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def macro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,3 +209,22 @@ def docx_to_markdown(data: bytes, name: str = "input.docx") -> str:
                 if cell.text.strip():
                     out.append(f"\n{cell.text.strip()}\n")
     return "\n".join(out)
+
+
+def read_jsonl_file(path: Path) -> list[dict]:
+    """Every JSON object of a (trusted, project-written) JSONL file, blank lines skipped."""
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def iter_jsonl_objects(path: Path):
+    """(line number, object) for each non-blank line of a user's JSONL file; a line that is
+    not valid JSON ends in an :class:`InputError` naming it."""
+    with Path(path).open(encoding="utf-8", errors="replace") as f:
+        for n, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield n, raw, json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{path}:{n}: not valid JSON ({err.msg})") from err

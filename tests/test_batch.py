@@ -205,49 +205,54 @@ def batch_command(tiny: Path, folder: Path, out: Path, *extra: str) -> list[str]
             "--backend", "torch", "--chunk-size", "5", "--progress", "json", *extra]
 
 
+UNBUFFERED = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def posting_folder(root: Path, n: int = 300) -> Path:
+    folder = root / "in"
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"p{i:03d}.txt").write_text(posting(i))
+    return folder
+
+
+def start_and_wait_for_chunks(command: list[str], done: int = 10) -> subprocess.Popen:
+    """Start a batch run and return once its JSON progress reports ``done`` postings saved."""
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=UNBUFFERED)
+    for line in proc.stderr:
+        if line.startswith("{") and json.loads(line)["done"] >= done:
+            return proc
+    raise AssertionError("the run finished before reporting progress")
+
+
 @pytest.mark.slow
 def test_resume_after_the_process_is_killed(tmp_path, tiny):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(300):
-        (folder / f"p{i:03d}.txt").write_text(posting(i))
+    folder = posting_folder(tmp_path)
     out = tmp_path / "r.jsonl"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(batch_command(tiny, folder, out), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, env=env)
-    for line in proc.stderr:
-        if line.startswith("{") and json.loads(line)["done"] >= 10:
-            os.kill(proc.pid, signal.SIGSTOP)  # freeze it mid-run, then kill it like a crash would
-            os.kill(proc.pid, signal.SIGKILL)
-            break
+    proc = start_and_wait_for_chunks(batch_command(tiny, folder, out))
+    os.kill(proc.pid, signal.SIGSTOP)  # freeze it mid-run, then kill it like a crash would
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     parts = out.with_name(out.name + ".parts")
     saved = sorted(parts.glob("chunk-*.postings.parquet"))
     assert not out.exists() and 2 <= len(saved) < 60
-    done = subprocess.run(batch_command(tiny, folder, out), capture_output=True, text=True, env=env)
+    done = subprocess.run(batch_command(tiny, folder, out), capture_output=True, text=True, env=UNBUFFERED)
     assert done.returncode == 0, done.stderr
     assert "resuming after" in done.stderr
     rows = read_rows(out)
     assert sorted(r["source"] for r in rows) == sorted(p.name for p in folder.iterdir())
     assert len({r["seq"] for r in rows}) == 300 and not parts.exists()
     fresh = tmp_path / "fresh.jsonl"
-    subprocess.run(batch_command(tiny, folder, fresh), check=True, capture_output=True, env=env)
+    subprocess.run(batch_command(tiny, folder, fresh), check=True, capture_output=True, env=UNBUFFERED)
     assert read_rows(fresh) == rows
 
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_chunks(tmp_path, tiny):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(300):
-        (folder / f"p{i:03d}.txt").write_text(posting(i))
+    folder = posting_folder(tmp_path)
     out = tmp_path / "r.parquet"
-    proc = subprocess.Popen(batch_command(tiny, folder, out), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    for line in proc.stderr:
-        if line.startswith("{") and json.loads(line)["done"] >= 10:
-            proc.send_signal(signal.SIGINT)
-            break
+    proc = start_and_wait_for_chunks(batch_command(tiny, folder, out))
+    proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()
     assert proc.wait() == 130
     assert "run the same command to resume" in rest and "Traceback" not in rest

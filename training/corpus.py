@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from classifier.labels import LABEL_NAMES
+from classifier.readers import read_jsonl_file as read_jsonl
 
 from .overlap import source_hashes
 
@@ -239,9 +240,6 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with Path(path).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def check_labels(lines: list[dict]) -> list[str]:

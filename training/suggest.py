@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from classifier.errors import InputError
+from classifier.readers import iter_jsonl_objects
 
 TABLE_SUFFIXES = (".jsonl", ".csv", ".parquet")
 DOCUMENT_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -62,17 +63,10 @@ def read_pool(path: str | Path, segment: bool = False) -> list[dict]:
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for n, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}:{n}: not valid JSON ({err.msg})") from err
-            if not isinstance(row, dict) or "text" not in row:
-                raise InputError(f"{path}:{n}: expected an object with a 'text' field; found {raw.strip()[:80]!r}")
-            rows.append(row)
+    for n, raw, row in iter_jsonl_objects(path):
+        if not isinstance(row, dict) or "text" not in row:
+            raise InputError(f"{path}:{n}: expected an object with a 'text' field; found {raw.strip()[:80]!r}")
+        rows.append(row)
     return rows
 
 
